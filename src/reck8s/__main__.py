@@ -1,0 +1,5 @@
+import sys
+
+from reck8s.cli import main
+
+sys.exit(main())
