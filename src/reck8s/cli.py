@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reck8s import __version__
@@ -54,8 +55,10 @@ def _check(root: Path, targets: list[str], output_format: str) -> int:
     schemas = SchemaStore.load(openapi_dir, crd_files)
     contract = load_contract(root)
 
-    # Render every target before reporting any, so bad input stops the run early.
-    loaded = [load_target(pins, root, target) for target in targets or environments(root)]
+    # Render every target before reporting any, so bad input stops the run
+    # early; kustomize runs in its own process, so the renders overlap.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        loaded = list(pool.map(lambda target: load_target(pins, root, target), targets or environments(root)))
     reports = [
         run_rules(name, resources, environment=env, contract_=contract if env else None, schemas=schemas)
         for name, resources, env in loaded
