@@ -12,6 +12,7 @@ from reck8s.errors import UsageError
 from reck8s.i18n import t
 from reck8s.render import environments, find_root, kustomize_build, load_target, overlay_dir
 from reck8s.report import print_json, print_table
+from reck8s.schema import SchemaLoadError, SchemaStore
 from reck8s.toolchain import load_pins, require_schemas, setup
 
 
@@ -50,9 +51,13 @@ def _check(root: Path, targets: list[str], output_format: str) -> int:
     pins = load_pins(root)
     openapi_dir, crd_files = require_schemas(pins)
 
-    from reck8s.schema import SchemaStore
-
-    schemas = SchemaStore.load(openapi_dir, crd_files)
+    try:
+        schemas = SchemaStore.load(openapi_dir, crd_files)
+    except SchemaLoadError as error:
+        raise UsageError(
+            t("cannot load the schemas: {error}. Run `make setup` again to restore the cache.",
+              "无法加载 schema: {error}。请重新运行 `make setup` 恢复缓存。").format(error=error)
+        ) from error
     contract = load_contract(root)
 
     # Render every target before reporting any, so bad input stops the run

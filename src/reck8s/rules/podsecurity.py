@@ -53,8 +53,7 @@ def restricted_violations(workload: Workload) -> list[str]:
     for sysctl in pod.get("sysctls") or []:
         if sysctl.get("name") not in SAFE_SYSCTLS:
             problems.append(t("unsafe sysctl {name}", "不安全的 sysctl {name}").format(name=sysctl.get("name")))
-    if (pod.get("seLinuxOptions") or {}).get("type", "") not in SELINUX_TYPES:
-        problems.append("pod seLinuxOptions.type")
+    problems.extend(_selinux_violations("pod", pod))
     if (pod.get("appArmorProfile") or {}).get("type") == "Unconfined":
         problems.append("pod appArmorProfile Unconfined")
     if pod.get("runAsUser") == 0:
@@ -100,8 +99,16 @@ def _container_violations(container: dict[str, Any], pod_non_root: bool, pod_sec
             problems.append(f"{name}: hostPort {port['hostPort']}")
     if (context.get("appArmorProfile") or {}).get("type") == "Unconfined":
         problems.append(f"{name}: appArmorProfile Unconfined")
-    if (context.get("seLinuxOptions") or {}).get("type", "") not in SELINUX_TYPES:
-        problems.append(f"{name}: seLinuxOptions.type")
+    problems.extend(_selinux_violations(name, context))
+    return problems
+
+
+def _selinux_violations(owner: str, context: dict[str, Any]) -> list[str]:
+    """Return the seLinuxOptions that Pod Security baseline forbids: any user or role, and custom types."""
+    options = context.get("seLinuxOptions") or {}
+    problems = [f"{owner}: seLinuxOptions.{field}" for field in ("user", "role") if options.get(field)]
+    if options.get("type", "") not in SELINUX_TYPES:
+        problems.append(f"{owner}: seLinuxOptions.type {options['type']}")
     return problems
 
 

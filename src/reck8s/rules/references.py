@@ -141,6 +141,11 @@ def _pod_references(workload: Workload) -> Iterator[tuple[str, str, bool]]:
                 ref = value_from["secretKeyRef"]
                 yield "Secret", ref.get("name", ""), bool(ref.get("optional"))
     for volume in spec.get("volumes") or []:
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if "configMap" in source:
+                yield "ConfigMap", source["configMap"].get("name", ""), bool(source["configMap"].get("optional"))
+            if "secret" in source:
+                yield "Secret", source["secret"].get("name", ""), bool(source["secret"].get("optional"))
         if "configMap" in volume:
             yield "ConfigMap", volume["configMap"].get("name", ""), bool(volume["configMap"].get("optional"))
         if "secret" in volume:

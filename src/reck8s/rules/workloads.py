@@ -31,7 +31,8 @@ def container_resources(ctx: Context) -> Iterator[Hit]:
             resources = container.get("resources") or {}
             requests = resources.get("requests") or {}
             limits = resources.get("limits") or {}
-            missing = [f"requests.{r}" for r in ("cpu", "memory") if r not in requests]
+            # A limit without a request makes the API server copy the limit into the request.
+            missing = [f"requests.{r}" for r in ("cpu", "memory") if r not in requests and r not in limits]
             if "memory" not in limits:
                 missing.append("limits.memory")
             if missing:
@@ -211,6 +212,9 @@ def gpu_scheduling(ctx: Context) -> Iterator[Hit]:
                               "nodeSelector 使用了 {r}, 它是资源名而不是节点标签").format(r=GPU_RESOURCE))
         wants_gpu = False
         for _, container in _containers_named(workload):
+            if any(v.get("name") == "CUDA_VISIBLE_DEVICES" for v in container.get("env") or []):
+                problems.append(t("container {name!r} sets CUDA_VISIBLE_DEVICES, which overrides the device plugin's assignment",
+                                  "容器 {name!r} 设置了 CUDA_VISIBLE_DEVICES, 会覆盖设备插件分配的 GPU").format(name=container.get("name")))
             resources = container.get("resources") or {}
             request = (resources.get("requests") or {}).get(GPU_RESOURCE)
             limit = (resources.get("limits") or {}).get(GPU_RESOURCE)
@@ -220,9 +224,6 @@ def gpu_scheduling(ctx: Context) -> Iterator[Hit]:
             if limit is None or (request is not None and str(request) != str(limit)):
                 problems.append(t("container {name!r}: the GPU limit must be set and equal the request",
                                   "容器 {name!r}: GPU 的 limit 必须设置且等于 request").format(name=container.get("name")))
-            if any(v.get("name") == "CUDA_VISIBLE_DEVICES" for v in container.get("env") or []):
-                problems.append(t("container {name!r} sets CUDA_VISIBLE_DEVICES, which overrides the device plugin's assignment",
-                                  "容器 {name!r} 设置了 CUDA_VISIBLE_DEVICES, 会覆盖设备插件分配的 GPU").format(name=container.get("name")))
         if wants_gpu and not _tolerates_gpu(spec):
             problems.append(t("no toleration for the {r} taint", "没有容忍 {r} 污点").format(r=GPU_RESOURCE))
         if wants_gpu and selector.get(GPU_NODE_LABEL) != "true" and not (spec.get("affinity") or {}).get("nodeAffinity"):
