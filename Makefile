@@ -1,15 +1,15 @@
-# The two commands of the README are `make check` and `make test`; both
-# install what they need first. Builds and schemas are cached under
-# ~/.cache/reck8s (set RECK8S_CACHE to move it), the Go module and build
-# caches under Go's own defaults, so only the first run is slow.
+# The README's two commands are `make up` and `make test`; both install what
+# they need first. Builds and schemas are cached under ~/.cache/reck8s (set
+# RECK8S_CACHE to move it), Go's module and build caches under Go's own
+# defaults, so only the first run is slow.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: all setup check test clean
+.PHONY: all setup setup-check up status down check test clean
 
-all: check
+all: up
 
 $(BIN)/reck8s: pyproject.toml
 	@command -v go >/dev/null || { echo "make: Go is not on PATH; install Go 1.26 or newer (https://go.dev/dl/)" >&2; exit 2; }
@@ -17,14 +17,28 @@ $(BIN)/reck8s: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
+# Everything: kustomize, the schemas, and the cluster tools built from source.
 setup: $(BIN)/reck8s
 	$(BIN)/reck8s setup
 
-check: setup
+# Only what `check` needs: kustomize and the schemas.
+setup-check: $(BIN)/reck8s
+	$(BIN)/reck8s setup --check-only
+
+up: setup
+	$(BIN)/reck8s up
+
+status: $(BIN)/reck8s
+	$(BIN)/reck8s status
+
+down: $(BIN)/reck8s
+	$(BIN)/reck8s down
+
+check: setup-check
 	$(BIN)/reck8s check
 
 test: setup
 	$(BIN)/python -m pytest
 
-clean:
+clean: down
 	rm -rf $(VENV) src/*.egg-info
