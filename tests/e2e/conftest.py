@@ -1,6 +1,7 @@
 """A local cluster for the end-to-end tests: real control plane, KWOK nodes, both environments applied."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ from reck8s.errors import UsageError
 from reck8s.toolchain import load_pins, require_cluster_tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-E2E_CLUSTER = "reck8s-e2e"
+# One name per test run, so two runs on one machine never share a cluster.
+E2E_CLUSTER = f"reck8s-e2e-{os.getpid()}"
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -29,19 +29,19 @@ def owned_processes(cluster: Cluster) -> list[int]:
 
 
 def test_down_leaves_nothing_running() -> None:
-    cluster = cluster_named("reck8s-down")
+    cluster = cluster_named(f"reck8s-down-{os.getpid()}")
     run_cli("--cluster", cluster.name, "up", "dev")
     assert owned_processes(cluster), "up started no processes"
 
     result = run_cli("--cluster", cluster.name, "down")
 
-    assert "removed cluster reck8s-down" in result.stderr
+    assert f"removed cluster {cluster.name}" in result.stderr
     assert owned_processes(cluster) == []
     assert not cluster.directory.exists()
 
 
 def test_port_in_use_rejected() -> None:
-    cluster = cluster_named("reck8s-port")
+    cluster = cluster_named(f"reck8s-port-{os.getpid()}")
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -57,7 +57,7 @@ def test_port_in_use_rejected() -> None:
 
 
 def test_leftover_cluster_rejected() -> None:
-    cluster = cluster_named("reck8s-stale")
+    cluster = cluster_named(f"reck8s-stale-{os.getpid()}")
     # A PID that belonged to a process that has exited stands for a crashed component.
     probe = subprocess.Popen(["true"])
     probe.wait()
