@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from reck8s.check import RULES
 from reck8s.toolchain import Pins, cache_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +50,10 @@ def run_reck8s(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 
 
 def parse_findings(stdout: str) -> list[dict]:
-    """Return every finding of every target in `check --format json` output."""
-    return [finding for report in json.loads(stdout) for finding in report["findings"]]
+    """Return the findings of `check --format json`: one flat array of finding objects."""
+    findings = json.loads(stdout)
+    assert isinstance(findings, list)
+    return findings
 
 
 def assert_usage_error(result: subprocess.CompletedProcess[str]) -> None:
@@ -83,10 +86,7 @@ def test_json_findings_have_exact_keys(pinned_tools: Pins) -> None:
     result = run_reck8s("check", "--format", "json", BAD)
 
     assert result.returncode == 1, result.stderr
-    document = json.loads(result.stdout)
     findings = parse_findings(result.stdout)
-    assert isinstance(document, list)
-    assert [set(report) for report in document] == [{"target", "findings"}]
     assert findings, "bad.yaml gave no findings"
     for finding in findings:
         assert set(finding) == FINDING_KEYS, finding
@@ -256,3 +256,69 @@ def test_kustomization_finding_names_base_file(pinned_tools: Pins, tmp_path: Pat
     assert len(findings) == 1, findings
     assert findings[0]["object"] == {"kind": "Deployment", "namespace": "web-staging", "name": "web"}
     assert findings[0]["file"] == str((base / "deployment.yaml").resolve())
+
+
+def test_json_order_is_stable(pinned_tools: Pins) -> None:
+    first = run_reck8s("check", "--format", "json", BAD).stdout
+    second = run_reck8s("check", "--format", "json", BAD).stdout
+
+    assert first == second
+
+
+def test_sarif_lists_rules_and_results(pinned_tools: Pins) -> None:
+    result = run_reck8s("check", "--format", "sarif", BAD)
+
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert document["version"] == "2.1.0"
+    run = document["runs"][0]
+    rule_ids = {rule["id"] for rule in run["tool"]["driver"]["rules"]}
+    assert set(RULES) == rule_ids
+    json_findings = parse_findings(run_reck8s("check", "--format", "json", BAD).stdout)
+    assert len(run["results"]) == len(json_findings)
+    for result_ in run["results"]:
+        assert result_["ruleId"] in rule_ids
+        assert result_["level"] in ("error", "warning", "note")
+        location = result_["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"] == BAD
+        assert location["region"]["startLine"] >= 1
+
+
+def test_ignore_annotation_silences_rule(pinned_tools: Pins, tmp_path: Path) -> None:
+    text = Path(BAD).read_text()
+    before = parse_findings(run_reck8s("check", "--format", "json", BAD).stdout)
+    target = before[0]
+    silenced = tmp_path / "silenced.yaml"
+    silenced.write_text(_annotate(text, target["object"]["kind"], target["object"]["name"],
+                                  f"ignore.reck8s.dev/{target['rule']}", "reviewed: accepted for this fixture"))
+
+    after = parse_findings(run_reck8s("check", "--format", "json", str(silenced)).stdout)
+
+    remaining = [(f["rule"], f["object"]["name"]) for f in after]
+    assert (target["rule"], target["object"]["name"]) not in remaining
+    assert len(after) == len(before) - 1
+    table = run_reck8s("check", str(silenced)).stdout
+    assert "1 finding silenced by ignore.reck8s.dev annotations" in table
+
+
+def test_ignore_without_reason_reported(pinned_tools: Pins, tmp_path: Path) -> None:
+    text = Path(BAD).read_text()
+    target = parse_findings(run_reck8s("check", "--format", "json", BAD).stdout)[0]
+    silenced = tmp_path / "silenced.yaml"
+    silenced.write_text(_annotate(text, target["object"]["kind"], target["object"]["name"],
+                                  f"ignore.reck8s.dev/{target['rule']}", ""))
+
+    after = parse_findings(run_reck8s("check", "--format", "json", str(silenced)).stdout)
+
+    rules = [f["rule"] for f in after if f["object"]["name"] == target["object"]["name"]]
+    assert target["rule"] in rules
+    assert "silence-without-reason" in rules
+
+
+def _annotate(text: str, kind: str, name: str, key: str, value: str) -> str:
+    """Add one annotation to the object of that kind and name in a multi-document YAML text."""
+    documents = list(yaml.safe_load_all(text))
+    for document in documents:
+        if document and document["kind"] == kind and document["metadata"]["name"] == name:
+            document["metadata"].setdefault("annotations", {})[key] = value
+    return yaml.safe_dump_all(documents, sort_keys=False)

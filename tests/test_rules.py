@@ -369,6 +369,87 @@ def commit_secret_value(manifests: Manifests) -> None:
     })
 
 
+def _public_gateway(credential: str) -> dict[str, Any]:
+    """Return an Istio Gateway in demo for the shared ingress gateway, terminating TLS with `credential`."""
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "public", "namespace": "demo"},
+        "spec": {
+            "selector": {"istio": "ingressgateway"},
+            "servers": [{
+                "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                "hosts": ["grpc.example.com"],
+                "tls": {"mode": "SIMPLE", "credentialName": credential},
+            }],
+        },
+    }
+
+
+@case("istio-authz-split-rule", "AuthorizationPolicy", "api",
+      "`from`-only rules (rules[0]) and `to`-only rules (rules[1])", severity=Severity.WARNING)
+def split_authorization_rule(manifests: Manifests) -> None:
+    spec = manifests.get("AuthorizationPolicy", "api")["spec"]
+    rule_ = spec["rules"][0]
+    spec["rules"] = [{"from": rule_["from"]}, {"to": rule_["to"]}]
+
+
+@case("istio-probe-mtls", "Deployment", "api",
+      "the readinessProbe of container 'api' (httpGet, port 8080), the livenessProbe of container 'api' (httpGet, port 8080)")
+def disable_probe_rewrite(manifests: Manifests) -> None:
+    template = manifests.get("Deployment", "api")["spec"]["template"]
+    template["metadata"]["annotations"] = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"}
+
+
+@case("istio-gateway-credential", "Gateway", "public",
+      "written only in namespace demo, but the selector (istio: ingressgateway) matches no pod template in demo")
+def terminate_tls_on_shared_gateway(manifests: Manifests) -> None:
+    manifests.add(_public_gateway("demo-api-tls"))
+
+
+@case("certificate-hosts", "Ingress", "api",
+      "tls[0] serves www.example.com with Secret 'demo-api-tls', but the dnsNames of Certificate demo/demo-api-tls "
+      "(api.example.com) do not cover them")
+def serve_host_missing_from_certificate(manifests: Manifests) -> None:
+    manifests.get("Ingress", "api")["spec"]["tls"][0]["hosts"].append("www.example.com")
+
+
+@case("certificate-duplicate-writer", "Ingress", "api",
+      "Secret 'demo-api-tls' has 2 writers: Certificate demo/demo-api-tls; Ingress demo/api through ingress-shim")
+def annotate_ingress_for_shim(manifests: Manifests) -> None:
+    manifests.get("Ingress", "api")["metadata"]["annotations"] = {"cert-manager.io/issuer": "letsencrypt"}
+
+
+@case("acme-http01-auth", "Issuer", "letsencrypt",
+      "solvers[0].http01.ingress.name edits Ingress demo/api in place to solve ACME HTTP-01 challenges, "
+      "but that Ingress rejects anonymous requests (nginx.ingress.kubernetes.io/auth-type: basic)")
+def solve_challenges_on_authenticated_ingress(manifests: Manifests) -> None:
+    manifests.get("Issuer", "letsencrypt")["spec"]["acme"]["solvers"][0]["http01"]["ingress"] = {"name": "api"}
+    manifests.get("Ingress", "api")["metadata"]["annotations"] = {
+        "nginx.ingress.kubernetes.io/auth-type": "basic",
+        "nginx.ingress.kubernetes.io/auth-secret": "api-basic-auth",
+    }
+
+
+@case("startup-probe-missing", "Deployment", "model", "container 'model' requests nvidia.com/gpu",
+      severity=Severity.WARNING)
+def drop_model_startup_probe(manifests: Manifests) -> None:
+    del manifests.container("model")["startupProbe"]
+
+
+@case("readonly-root-no-tmp", "Deployment", "api",
+      "container 'api' sets readOnlyRootFilesystem: true and mounts nothing at /tmp", severity=Severity.WARNING)
+def drop_tmp_mount(manifests: Manifests) -> None:
+    del manifests.container("api")["volumeMounts"]
+
+
+@case("non-root-numeric-user", "Deployment", "api",
+      "container 'api' must run as non-root (runAsNonRoot: true on the pod), but neither it nor the pod sets runAsUser",
+      severity=Severity.WARNING)
+def drop_pod_run_as_user(manifests: Manifests) -> None:
+    del manifests.pod_spec("api")["securityContext"]["runAsUser"]
+
+
 def _case_manifests(table_case: Case) -> Manifests:
     manifests = Manifests()
     if table_case.context == CONTRACT_CONTEXT:
@@ -382,8 +463,12 @@ def _case_findings(table_case: Case, manifests: Manifests, request: pytest.Fixtu
 
 
 def test_table_covers_every_rule() -> None:
+    from tests.test_kustomize_rules import TREE_RULES
+
     covered = {c.rule for c in CASES}
-    assert sorted(set(RULES) - covered) == [], "rules without a case in CASES"
+    # Rules that read the kustomization tree are tested on real trees there.
+    assert sorted(set(RULES) - covered - TREE_RULES) == [], "rules without a case in CASES or TREE_RULES"
+    assert sorted(TREE_RULES - set(RULES)) == [], "TREE_RULES names rule ids that RULES does not have"
     assert sorted(covered - set(RULES)) == [], "cases for rule ids that RULES does not have"
 
 
@@ -768,3 +853,526 @@ def test_cuda_devices_without_gpu_request() -> None:
     finding = _expect_one(check(manifests, "gpu-scheduling"))
 
     assert "CUDA_VISIBLE_DEVICES" in finding.message
+
+
+# Istio AuthorizationPolicy rules: one rule contains both `from` and `to`.
+
+
+def test_authz_rules_each_complete_pass() -> None:
+    manifests = Manifests()
+    rules = manifests.get("AuthorizationPolicy", "api")["spec"]["rules"]
+    rules.append({
+        "from": [{"source": {"principals": ["cluster.local/ns/demo/sa/api"]}}],
+        "to": [{"operation": {"ports": ["9090"]}}],
+    })
+
+    assert check(manifests, "istio-authz-split-rule") == []
+
+
+def test_authz_split_deny_policy_warns() -> None:
+    manifests = Manifests()
+    manifests.add({
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "deny-admin", "namespace": "demo"},
+        "spec": {
+            "action": "DENY",
+            "rules": [
+                {"from": [{"source": {"notNamespaces": ["demo"]}}]},
+                {"to": [{"operation": {"paths": ["/admin/*"]}}]},
+            ],
+        },
+    })
+
+    finding = _expect_one(check(manifests, "istio-authz-split-rule"))
+
+    assert finding.severity is Severity.WARNING
+    assert finding.kind == "AuthorizationPolicy"
+    assert finding.name == "deny-admin"
+    assert "deny every request from their sources" in finding.message
+
+
+def test_authz_from_with_when_is_not_split() -> None:
+    manifests = Manifests()
+    spec = manifests.get("AuthorizationPolicy", "api")["spec"]
+    rule_ = spec["rules"][0]
+    when = [{"key": "request.headers[x-team]", "values": ["search"]}]
+    spec["rules"] = [{"from": rule_["from"], "when": when}, {"to": rule_["to"]}]
+
+    assert check(manifests, "istio-authz-split-rule") == []
+
+
+# Kubelet probes under mTLS: the sidecar rewrites them unless the pod template disables it.
+
+
+def _disable_probe_rewrite(manifests: Manifests, deployment: str) -> dict[str, Any]:
+    template = manifests.get("Deployment", deployment)["spec"]["template"]
+    template["metadata"]["annotations"] = {"sidecar.istio.io/rewriteAppHTTPProbers": "false"}
+    return template
+
+
+def test_probe_rewrite_default_passes() -> None:
+    manifests = Manifests()
+    manifests.get("Deployment", "api")["spec"]["template"]["metadata"]["annotations"] = {
+        "sidecar.istio.io/rewriteAppHTTPProbers": "true",
+    }
+
+    assert check(manifests, "istio-probe-mtls") == []
+
+
+def test_probe_exec_without_rewrite_passes() -> None:
+    manifests = Manifests()
+    _disable_probe_rewrite(manifests, "api")
+    container = manifests.container("api")
+    for probe in ("readinessProbe", "livenessProbe"):
+        container[probe] = {"exec": {"command": ["/app/healthcheck"]}}
+
+    assert check(manifests, "istio-probe-mtls") == []
+
+
+def test_probe_grpc_under_strict_fails() -> None:
+    manifests = Manifests()
+    _disable_probe_rewrite(manifests, "model")
+
+    finding = _expect_one(check(manifests, "istio-probe-mtls"))
+
+    assert finding.kind == "Deployment"
+    assert finding.name == "model"
+    assert "the startupProbe of container 'model' (grpc, port 50051)" in finding.message
+    assert "PeerAuthentication demo/default requires mtls STRICT" in finding.message
+    assert "AuthorizationPolicy" not in finding.message
+
+
+def test_probe_allow_policy_without_strict_fails() -> None:
+    manifests = Manifests()
+    manifests.get("PeerAuthentication", "default")["spec"]["mtls"]["mode"] = "PERMISSIVE"
+    _disable_probe_rewrite(manifests, "api")
+
+    finding = _expect_one(check(manifests, "istio-probe-mtls"))
+
+    assert finding.name == "api"
+    assert "no rule of ALLOW AuthorizationPolicy demo/api matches a request without a mesh identity" in finding.message
+    assert "STRICT" not in finding.message
+
+
+def test_probe_port_level_permissive_passes() -> None:
+    manifests = Manifests()
+    _disable_probe_rewrite(manifests, "model")
+    manifests.add({
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "model", "namespace": "demo"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "model"}},
+            "mtls": {"mode": "STRICT"},
+            "portLevelMtls": {50051: {"mode": "PERMISSIVE"}},
+        },
+    })
+
+    assert check(manifests, "istio-probe-mtls") == []
+
+
+def test_probe_excluded_port_passes() -> None:
+    manifests = Manifests()
+    template = _disable_probe_rewrite(manifests, "model")
+    template["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeInboundPorts"] = "50051"
+
+    assert check(manifests, "istio-probe-mtls") == []
+
+
+def test_probe_without_sidecar_passes() -> None:
+    manifests = Manifests()
+    template = _disable_probe_rewrite(manifests, "model")
+    template["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
+
+    assert check(manifests, "istio-probe-mtls") == []
+
+
+# Istio Gateway credentials live in the namespace of the gateway pods.
+
+
+def _gateway_deployment() -> dict[str, Any]:
+    """Return a gateway Deployment in demo whose pods carry istio: ingressgateway."""
+    labels = {"app": "demo-gateway", "istio": "ingressgateway"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "demo-gateway", "namespace": "demo"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"inject.istio.io/templates": "gateway"}},
+                "spec": {"containers": [{"name": "istio-proxy", "image": "auto"}]},
+            },
+        },
+    }
+
+
+def test_gateway_pods_beside_certificate_pass() -> None:
+    manifests = Manifests()
+    manifests.add(_public_gateway("demo-api-tls"))
+    manifests.add(_gateway_deployment())
+
+    assert check(manifests, "istio-gateway-credential") == []
+
+
+def test_gateway_credential_written_nowhere() -> None:
+    manifests = Manifests()
+    manifests.add(_public_gateway("grpc-tls"))
+    manifests.add(_gateway_deployment())
+
+    finding = _expect_one(check(manifests, "istio-gateway-credential"))
+
+    assert finding.severity is Severity.ERROR
+    assert finding.kind == "Gateway"
+    assert finding.name == "public"
+    assert "credentialName 'grpc-tls'" in finding.message
+    assert "(Deployment demo/demo-gateway), but namespace demo has no such Secret" in finding.message
+    assert "No Secret, Certificate or ExternalSecret in the render writes it" in finding.message
+
+
+def test_gateway_pods_in_other_namespace() -> None:
+    manifests = Manifests()
+    manifests.add(_public_gateway("demo-api-tls"))
+    gateway_pods = manifests.add(_gateway_deployment())
+    gateway_pods["metadata"]["namespace"] = "istio-system"
+
+    finding = _expect_one(check(manifests, "istio-gateway-credential"))
+
+    assert "(Deployment istio-system/demo-gateway), but namespace istio-system has no such Secret" in finding.message
+    assert "It is written only in demo." in finding.message
+    assert "Write Secret demo-api-tls in namespace istio-system" in finding.fix
+
+
+def test_gateway_credential_from_platform_passes() -> None:
+    manifests = Manifests()
+    manifests.add(_public_gateway("wildcard-example-com"))
+
+    assert check(manifests, "istio-gateway-credential") == []
+
+
+def test_gateway_credential_names_list_checked() -> None:
+    manifests = Manifests()
+    gateway = manifests.add(_public_gateway("unused"))
+    tls = gateway["spec"]["servers"][0]["tls"]
+    del tls["credentialName"]
+    tls["credentialNames"] = ["demo-api-tls"]
+
+    finding = _expect_one(check(manifests, "istio-gateway-credential"))
+
+    assert "credentialName 'demo-api-tls'" in finding.message
+
+
+# Certificate hosts: the Certificate behind a TLS block names every host.
+
+
+def test_certificate_wildcard_covers_hosts() -> None:
+    manifests = Manifests()
+    manifests.get("Ingress", "api")["spec"]["tls"][0]["hosts"].append("www.example.com")
+    manifests.get("Certificate", "demo-api-tls")["spec"]["dnsNames"] = ["*.example.com"]
+
+    assert check(manifests, "certificate-hosts") == []
+
+
+def test_certificate_wildcard_covers_one_label() -> None:
+    manifests = Manifests()
+    manifests.get("Ingress", "api")["spec"]["tls"][0]["hosts"] = ["api.example.com", "eu.api.example.com", "example.com"]
+    manifests.get("Certificate", "demo-api-tls")["spec"]["dnsNames"] = ["*.example.com"]
+
+    finding = _expect_one(check(manifests, "certificate-hosts"))
+
+    assert finding.kind == "Ingress"
+    assert finding.name == "api"
+    assert "serves eu.api.example.com, example.com with Secret 'demo-api-tls'" in finding.message
+
+
+def test_certificate_common_name_does_not_cover() -> None:
+    manifests = Manifests()
+    manifests.get("Ingress", "api")["spec"]["tls"][0]["hosts"].append("www.example.com")
+    manifests.get("Certificate", "demo-api-tls")["spec"]["commonName"] = "www.example.com"
+
+    finding = _expect_one(check(manifests, "certificate-hosts"))
+
+    assert "The commonName does not count" in finding.message
+
+
+# Secret writers: one Certificate, one ingress-shim Ingress or one ExternalSecret per Secret.
+
+
+def test_shim_annotation_alone_passes() -> None:
+    manifests = Manifests()
+    manifests.remove("Certificate", "demo-api-tls")
+    manifests.get("Ingress", "api")["metadata"]["annotations"] = {"cert-manager.io/cluster-issuer": "letsencrypt"}
+
+    assert check(manifests, "certificate-duplicate-writer") == []
+
+
+def test_two_certificates_one_secret() -> None:
+    manifests = Manifests()
+    www = manifests.clone("Certificate", "demo-api-tls", "demo-www-tls")
+    www["spec"]["dnsNames"] = ["www.example.com"]
+
+    finding = _expect_one(check(manifests, "certificate-duplicate-writer"))
+
+    assert finding.severity is Severity.ERROR
+    assert finding.kind == "Certificate"
+    assert finding.name == "demo-www-tls"
+    assert "Certificate demo/demo-api-tls; Certificate demo/demo-www-tls" in finding.message
+    assert "merge the dnsNames into one Certificate" in finding.fix
+
+
+def test_same_secret_other_namespace_passes() -> None:
+    manifests = Manifests()
+    other = manifests.clone("Certificate", "demo-api-tls", "demo-api-tls-staging")
+    other["metadata"]["namespace"] = "demo-staging"
+
+    assert check(manifests, "certificate-duplicate-writer") == []
+
+
+# ACME HTTP-01 challenges must reach the solver without authentication.
+
+
+def test_http01_class_solver_with_auth_passes() -> None:
+    manifests = Manifests()
+    manifests.get("Ingress", "api")["metadata"]["annotations"] = {
+        "nginx.ingress.kubernetes.io/auth-url": "https://auth.example.com/oauth2/auth",
+        "nginx.ingress.kubernetes.io/auth-signin": "https://auth.example.com/oauth2/start",
+    }
+
+    assert check(manifests, "acme-http01-auth") == []
+
+
+def test_http01_named_ingress_without_auth_passes() -> None:
+    manifests = Manifests()
+    manifests.get("Issuer", "letsencrypt")["spec"]["acme"]["solvers"][0]["http01"]["ingress"] = {"name": "api"}
+
+    assert check(manifests, "acme-http01-auth") == []
+
+
+def test_http01_client_certificate_blocks() -> None:
+    manifests = Manifests()
+    manifests.get("Issuer", "letsencrypt")["spec"]["acme"]["solvers"][0]["http01"]["ingress"] = {"name": "api"}
+    manifests.get("Ingress", "api")["metadata"]["annotations"] = {
+        "nginx.ingress.kubernetes.io/auth-tls-verify-client": "on",
+        "nginx.ingress.kubernetes.io/auth-tls-secret": "demo/client-ca",
+    }
+
+    finding = _expect_one(check(manifests, "acme-http01-auth"))
+
+    assert "nginx.ingress.kubernetes.io/auth-tls-verify-client: on" in finding.message
+
+
+def test_http01_edit_in_place_annotation() -> None:
+    manifests = Manifests()
+    manifests.remove("Certificate", "demo-api-tls")
+    manifests.get("Ingress", "api")["metadata"]["annotations"] = {
+        "cert-manager.io/issuer": "letsencrypt",
+        "acme.cert-manager.io/http01-edit-in-place": "true",
+        "nginx.ingress.kubernetes.io/whitelist-source-range": "10.0.0.0/8",
+    }
+
+    finding = _expect_one(check(manifests, "acme-http01-auth"))
+
+    assert finding.kind == "Ingress"
+    assert finding.name == "api"
+    assert "rejects anonymous requests (nginx.ingress.kubernetes.io/whitelist-source-range: 10.0.0.0/8)" in finding.message
+
+
+# hpa-resource-request: native sidecars and the injected istio-proxy count too.
+
+
+def _add_native_sidecar(manifests: Manifests, requests: dict[str, str]) -> None:
+    manifests.pod_spec("api")["initContainers"] = [{
+        "name": "log-shipper",
+        "image": MIGRATION_IMAGE,
+        "restartPolicy": "Always",
+        "resources": {"requests": requests, "limits": {"memory": "64Mi"}},
+    }]
+
+
+def _proxy_annotations(manifests: Manifests, annotations: dict[str, str]) -> None:
+    manifests.get("Deployment", "api")["spec"]["template"]["metadata"]["annotations"] = annotations
+
+
+def _scale_on_memory(manifests: Manifests) -> None:
+    manifests.get("HorizontalPodAutoscaler", "api")["spec"]["metrics"].append({
+        "type": "Resource",
+        "resource": {"name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}},
+    })
+
+
+def test_hpa_native_sidecar_without_request() -> None:
+    manifests = Manifests()
+    _add_native_sidecar(manifests, {"memory": "32Mi"})
+
+    finding = _expect_one(check(manifests, "hpa-resource-request"))
+
+    assert finding.kind == "HorizontalPodAutoscaler"
+    assert "containers ['log-shipper'] request no cpu" in finding.message
+    assert "native sidecars (init containers with restartPolicy: Always) included" in finding.fix
+
+
+def test_hpa_native_sidecar_with_request_passes() -> None:
+    manifests = Manifests()
+    _add_native_sidecar(manifests, {"cpu": "10m", "memory": "32Mi"})
+
+    assert check(manifests, "hpa-resource-request") == []
+
+
+def test_hpa_proxy_cpu_drops_memory_request() -> None:
+    manifests = Manifests()
+    _scale_on_memory(manifests)
+    _proxy_annotations(manifests, {"sidecar.istio.io/proxyCPU": "100m"})
+
+    finding = _expect_one(check(manifests, "hpa-resource-request"))
+
+    assert finding.severity is Severity.ERROR
+    assert "sets sidecar.istio.io/proxyCPU without sidecar.istio.io/proxyMemory" in finding.message
+    assert "the istio-proxy container requests no memory" in finding.message
+
+
+def test_hpa_proxy_both_requests_pass() -> None:
+    manifests = Manifests()
+    _scale_on_memory(manifests)
+    _proxy_annotations(manifests, {"sidecar.istio.io/proxyCPU": "100m", "sidecar.istio.io/proxyMemory": "128Mi"})
+
+    assert check(manifests, "hpa-resource-request") == []
+
+
+def test_hpa_proxy_memory_limit_becomes_request() -> None:
+    manifests = Manifests()
+    _scale_on_memory(manifests)
+    _proxy_annotations(manifests, {"sidecar.istio.io/proxyCPU": "100m", "sidecar.istio.io/proxyMemoryLimit": "256Mi"})
+
+    assert check(manifests, "hpa-resource-request") == []
+
+
+def test_hpa_proxy_zero_cpu_warns() -> None:
+    manifests = Manifests()
+    _proxy_annotations(manifests, {"sidecar.istio.io/proxyCPU": "0"})
+
+    finding = _expect_one(check(manifests, "hpa-resource-request"))
+
+    assert finding.severity is Severity.WARNING
+    assert "sets sidecar.istio.io/proxyCPU: \"0\", so the istio-proxy container requests no cpu" in finding.message
+
+
+def test_hpa_proxy_empty_cpu_fails() -> None:
+    manifests = Manifests()
+    _proxy_annotations(manifests, {"sidecar.istio.io/proxyCPU": ""})
+
+    finding = _expect_one(check(manifests, "hpa-resource-request"))
+
+    assert finding.severity is Severity.ERROR
+    assert "sets sidecar.istio.io/proxyCPU to an empty value" in finding.message
+
+
+def test_hpa_proxy_outside_mesh_passes() -> None:
+    manifests = Manifests()
+    del manifests.get("Namespace", "demo")["metadata"]["labels"]["istio-injection"]
+    _proxy_annotations(manifests, {"sidecar.istio.io/proxyCPU": "0"})
+
+    assert check(manifests, "hpa-resource-request") == []
+
+
+def test_hpa_proxy_opt_in_label_checked() -> None:
+    manifests = Manifests()
+    del manifests.get("Namespace", "demo")["metadata"]["labels"]["istio-injection"]
+    _proxy_annotations(manifests, {"sidecar.istio.io/proxyCPU": ""})
+    manifests.get("Deployment", "api")["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"] = "true"
+
+    finding = _expect_one(check(manifests, "hpa-resource-request"))
+
+    assert "sidecar.istio.io/proxyCPU to an empty value" in finding.message
+
+
+# Startup probes for containers that start slowly.
+
+
+def test_long_liveness_delay_needs_startup_probe() -> None:
+    manifests = Manifests()
+    manifests.container("api")["livenessProbe"]["initialDelaySeconds"] = 60
+
+    finding = _expect_one(check(manifests, "startup-probe-missing"))
+
+    assert finding.severity is Severity.WARNING
+    assert finding.name == "api"
+    assert "container 'api' delays its livenessProbe by initialDelaySeconds: 60" in finding.message
+    assert "kills it about 90s after start" in finding.message
+
+
+def test_short_liveness_delay_passes() -> None:
+    manifests = Manifests()
+    manifests.container("api")["livenessProbe"]["initialDelaySeconds"] = 10
+
+    assert check(manifests, "startup-probe-missing") == []
+
+
+def test_gpu_container_with_startup_probe_passes() -> None:
+    manifests = Manifests()
+    manifests.container("model")["livenessProbe"]["initialDelaySeconds"] = 120
+
+    assert check(manifests, "startup-probe-missing") == []
+
+
+# A read-only root filesystem needs a writable /tmp.
+
+
+def test_tmp_from_config_map_is_read_only() -> None:
+    manifests = Manifests()
+    manifests.pod_spec("api")["volumes"] = [{"name": "tmp", "configMap": {"name": "api-config"}}]
+
+    finding = _expect_one(check(manifests, "readonly-root-no-tmp"))
+
+    assert "its /tmp mount does not help: volume 'tmp' at /tmp is read-only (configMap)" in finding.message
+
+
+def test_tmpdir_on_writable_volume_passes() -> None:
+    manifests = Manifests()
+    container = manifests.container("api")
+    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/scratch"}]
+    container["env"] = [{"name": "TMPDIR", "value": "/scratch/tmp"}]
+
+    assert check(manifests, "readonly-root-no-tmp") == []
+
+
+def test_writable_root_needs_no_tmp() -> None:
+    manifests = Manifests()
+    container = manifests.container("api")
+    del container["volumeMounts"]
+    container["securityContext"]["readOnlyRootFilesystem"] = False
+
+    assert check(manifests, "readonly-root-no-tmp") == []
+
+
+# runAsNonRoot needs a numeric runAsUser that the kubelet can check.
+
+
+def test_container_run_as_user_passes() -> None:
+    manifests = Manifests()
+    del manifests.pod_spec("api")["securityContext"]["runAsUser"]
+    manifests.container("api")["securityContext"]["runAsUser"] = 10001
+
+    assert check(manifests, "non-root-numeric-user") == []
+
+
+def test_container_non_root_without_user() -> None:
+    manifests = Manifests()
+    pod = manifests.pod_spec("model")["securityContext"]
+    del pod["runAsUser"]
+    del pod["runAsNonRoot"]
+    manifests.container("model")["securityContext"]["runAsNonRoot"] = True
+
+    finding = _expect_one(check(manifests, "non-root-numeric-user"))
+
+    assert finding.name == "model"
+    assert "(runAsNonRoot: true on the container)" in finding.message
+
+
+def test_container_opts_out_of_non_root() -> None:
+    manifests = Manifests()
+    del manifests.pod_spec("api")["securityContext"]["runAsUser"]
+    manifests.container("api")["securityContext"]["runAsNonRoot"] = False
+
+    assert check(manifests, "non-root-numeric-user") == []

@@ -81,6 +81,15 @@ class Cluster:
     def exists(self) -> bool:
         return self.directory.exists()
 
+    def api_port(self) -> int | None:
+        """Return the port kube-apiserver listens on, from the kubeconfig kwokctl wrote."""
+        try:
+            config = yaml.safe_load(self.kubeconfig.read_text())
+            server = config["clusters"][0]["cluster"]["server"]
+        except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+            return None
+        return int(server.rsplit(":", 1)[1]) if server.rsplit(":", 1)[-1].isdigit() else None
+
     def pids(self) -> dict[str, int]:
         found = {}
         for path in sorted((self.directory / "pids").glob("*.pid")):

@@ -6,14 +6,13 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from reck8s.check import load_contract, run_rules
+from reck8s.check import check_targets, load_contract
 from reck8s.cluster import CLUSTER_NAME, Cluster, progress
 from reck8s.errors import UsageError
 from reck8s.i18n import t
 from reck8s.model import Resource
 from reck8s.render import environments, kustomize_build, overlay_dir, parse_documents
 from reck8s.report import print_table
-from reck8s.schema import SchemaStore
 from reck8s.toolchain import CLUSTER_TOOLS, Pins, load_pins, require_cluster_tools, require_schemas
 
 ROLLOUT_TIMEOUT = "300s"
@@ -25,6 +24,13 @@ INGRESS_CLASS = {
     "metadata": {"name": "nginx"},
     "spec": {"controller": "k8s.io/ingress-nginx"},
 }
+
+
+def command_for(cluster: Cluster, command: str) -> str:
+    """Return the reck8s command line for this cluster, naming it unless it is the default."""
+    if cluster.name == CLUSTER_NAME:
+        return f"reck8s {command}"
+    return f"reck8s --cluster {cluster.name} {command}"
 
 
 def open_cluster(root: Path, name: str = CLUSTER_NAME) -> Cluster:
@@ -43,7 +49,7 @@ def up(root: Path, envs: list[str], api_port: int | None = None, name: str = CLU
     targets = envs or environments(root)
 
     # Validate every environment before anything is started or applied.
-    renders = {env: _render_and_check(pins, root, env) for env in targets}
+    renders = _render_and_check(pins, root, targets)
 
     _start(cluster, api_port)
     cluster.register_nodes()
@@ -61,19 +67,21 @@ def up(root: Path, envs: list[str], api_port: int | None = None, name: str = CLU
     return 0
 
 
-def _render_and_check(pins: Pins, root: Path, env: str) -> list[Resource]:
-    progress(t("rendering and checking {env}", "正在渲染并检查 {env}").format(env=env))
-    resources = parse_documents(kustomize_build(pins, overlay_dir(root, env)), source=env)
-    schemas = SchemaStore.load(*require_schemas(pins))
-    report = run_rules(env, resources, environment=env, contract_=load_contract(root), schemas=schemas)
-    if report.errors:
-        print_table([report], sys.stderr)
+def _render_and_check(pins: Pins, root: Path, envs: list[str]) -> dict[str, list[Resource]]:
+    progress(t("rendering and checking {envs}", "正在渲染并检查 {envs}").format(envs=", ".join(envs)))
+    for env in envs:
+        overlay_dir(root, env)
+    reports = check_targets(pins, root, envs)
+    failed = [r for r in reports if r.errors]
+    if failed:
+        print_table(failed, sys.stderr)
         raise UsageError(
-            t("{env} has {n} check errors, so nothing was started or applied. Fix them (`reck8s check {env}`) and run `up` again.",
-              "{env} 有 {n} 个检查错误, 因此没有启动或应用任何内容。请修复 (`reck8s check {env}`) 后重新运行 `up`。").format(
-                env=env, n=report.errors)
+            t("{envs}: check found errors, so nothing was started or applied. Fix them (`reck8s check {envs}`) and run `up` again.",
+              "{envs}: 检查发现错误, 因此没有启动或应用任何内容。请修复 (`reck8s check {envs}`) 后重新运行 `up`。").format(
+                envs=" ".join(r.target for r in failed))
         )
-    return resources
+    # Apply exactly what kustomize renders: objects without the origin bookkeeping.
+    return {env: parse_documents(kustomize_build(pins, overlay_dir(root, env)), source=env) for env in envs}
 
 
 def _start(cluster: Cluster, api_port: int | None) -> None:
@@ -81,9 +89,16 @@ def _start(cluster: Cluster, api_port: int | None) -> None:
         dead = cluster.dead_components()
         if dead:
             raise UsageError(
-                t("cluster {name} is left over from an earlier run and {dead} no longer run ({dir}). Run `reck8s down` to remove it, then `up` again.",
-                  "集群 {name} 是之前运行遗留的, {dead} 已不在运行 ({dir})。请运行 `reck8s down` 删除它, 然后重新运行 `up`。").format(
-                    name=cluster.name, dead=", ".join(dead), dir=cluster.directory)
+                t("cluster {name} is left over from an earlier run: these components are no longer running: {dead} ({dir}). Run `{down}` to remove it, then `up` again.",
+                  "集群 {name} 是之前运行遗留的, 以下组件已不在运行: {dead} ({dir})。请运行 `{down}` 删除它, 然后重新运行 `up`。").format(
+                    name=cluster.name, dead=", ".join(dead), dir=cluster.directory, down=command_for(cluster, "down"))
+            )
+        running_port = cluster.api_port()
+        if api_port is not None and running_port != api_port:
+            raise UsageError(
+                t("cluster {name} is already running with kube-apiserver on port {running}; --api-port {port} applies only when `up` starts a cluster. Run `{down}` first, or leave out --api-port.",
+                  "集群 {name} 已在运行, kube-apiserver 端口为 {running}; --api-port {port} 只在 `up` 启动集群时生效。请先运行 `{down}`, 或去掉 --api-port。").format(
+                    name=cluster.name, running=running_port, port=api_port, down=command_for(cluster, "down"))
             )
         progress(t("cluster {name} is already running; applying to it again", "集群 {name} 已在运行; 将再次应用配置").format(
             name=cluster.name))
@@ -199,10 +214,17 @@ def _namespace_of(resources: list[Resource]) -> str:
 
 def status(root: Path, name: str = CLUSTER_NAME) -> int:
     cluster = open_cluster(root, name)
-    if not cluster.exists() or cluster.dead_components():
+    if not cluster.exists():
         raise UsageError(
-            t("no running cluster {name}. Start it with `reck8s up`.", "没有正在运行的集群 {name}。请用 `reck8s up` 启动。").format(
-                name=cluster.name)
+            t("there is no cluster {name}. Start it with `{up}`.", "没有集群 {name}。请用 `{up}` 启动。").format(
+                name=cluster.name, up=command_for(cluster, "up"))
+        )
+    dead = cluster.dead_components()
+    if dead:
+        raise UsageError(
+            t("cluster {name} is not running: these components stopped: {dead}. Run `{down}`, then `{up}`.",
+              "集群 {name} 未在运行: 以下组件已停止: {dead}。请先运行 `{down}`, 再运行 `{up}`。").format(
+                name=cluster.name, dead=", ".join(dead), down=command_for(cluster, "down"), up=command_for(cluster, "up"))
         )
     contract = load_contract(root)
     namespaces = [ns for ns in contract["namespaces"] if cluster.kubectl("get", "namespace", ns, check=False).returncode == 0]

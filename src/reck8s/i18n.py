@@ -5,10 +5,15 @@ import os
 
 
 def is_chinese() -> bool:
-    # The same precedence as the C library: LC_ALL, then LC_MESSAGES, then LANG.
+    # gettext's precedence: LANGUAGE (its first entry), then LC_ALL, LC_MESSAGES
+    # and LANG. gettext ignores LANGUAGE when the locale is C, and so does this.
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name)
         if value:
+            if value not in ("C", "POSIX") and not value.startswith("C."):
+                preferred = os.environ.get("LANGUAGE", "").split(":")[0]
+                if preferred:
+                    return preferred.lower().startswith("zh")
             return value.lower().startswith("zh")
     return False
 

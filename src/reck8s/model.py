@@ -88,6 +88,8 @@ class Finding:
 class CheckReport:
     target: str
     findings: list[Finding] = field(default_factory=list)
+    # Findings dropped because the object carries an ignore annotation with a reason.
+    silenced: list[Finding] = field(default_factory=list)
 
     @property
     def errors(self) -> int:

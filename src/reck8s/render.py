@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -56,6 +58,43 @@ def _is_kustomization(folder: Path) -> bool:
     return folder.is_dir() and any((folder / name).is_file() for name in KUSTOMIZATION_FILES)
 
 
+def _looks_like_path(target: str) -> bool:
+    return "/" in target or target.endswith((".yaml", ".yml")) or target in (".", "..")
+
+
+def _environment_of(root: Path, folder: Path) -> str | None:
+    """Return the environment an overlay folder belongs to, so its path gets the contract too."""
+    resolved = folder.resolve()
+    if resolved.parent == (root / OVERLAYS).resolve() and resolved.name in environments(root):
+        return resolved.name
+    return None
+
+
+def _require_buildable(folder: Path) -> None:
+    for name in KUSTOMIZATION_FILES:
+        file = folder / name
+        if file.is_file() and re.search(r"^kind:\s*Component\s*$", file.read_text(), re.MULTILINE):
+            raise UsageError(
+                t("{folder} is a Kustomize Component, which cannot be built on its own. Check an overlay that lists it under `components:`.",
+                  "{folder} 是 Kustomize Component, 不能单独构建。请检查在 `components:` 中引用它的 overlay。").format(folder=folder)
+            )
+
+
+def render_folder(root: Path, target: str) -> Path:
+    """Return the kustomization folder of an environment name or a folder path."""
+    if not _looks_like_path(target):
+        return overlay_dir(root, target)
+    folder = Path(target)
+    if not _is_kustomization(folder):
+        raise UsageError(
+            t("{target} is not a folder with a kustomization.yaml. Give an environment ({known}) or a kustomization folder.",
+              "{target} 不是包含 kustomization.yaml 的目录。请给出环境名称 ({known}) 或 kustomization 目录。").format(
+                target=target, known=", ".join(environments(root)))
+        )
+    _require_buildable(folder)
+    return folder
+
+
 def kustomize_build(pins: Pins, folder: Path) -> str:
     """Run the pinned `kustomize build` on a folder and return the YAML."""
     binary = require_kustomize(pins)
@@ -69,8 +108,8 @@ def kustomize_build(pins: Pins, folder: Path) -> str:
 
 def _kustomize_failure(folder: Path, stderr: str) -> str:
     return t(
-        "kustomize build failed for {folder}:\n  {stderr}\nFix the file named above, then run `kustomize build {folder}` to confirm.",
-        "kustomize build 失败 ({folder}):\n  {stderr}\n请修正上面指出的文件, 然后运行 `kustomize build {folder}` 确认。",
+        "kustomize build failed for {folder}:\n  {stderr}\nFix that kustomization or the file it names, then run `reck8s render {folder}` to confirm.",
+        "kustomize build 失败 ({folder}):\n  {stderr}\n请修正该 kustomization 或其中指出的文件, 然后运行 `reck8s render {folder}` 确认。",
     ).format(folder=folder, stderr=stderr.strip().replace("\n", "\n  "))
 
 
@@ -94,6 +133,8 @@ def build_with_origins(pins: Pins, folder: Path, root: Path) -> list[Resource]:
             [str(binary), "build", wrapper], capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
+            # Build again without the wrapper, so the error names only the user's files.
+            kustomize_build(pins, folder)
             raise UsageError(_kustomize_failure(folder, result.stderr.replace(relative, str(folder))))
         resources = parse_documents(result.stdout, source=str(folder))
         for resource in resources:
@@ -121,19 +162,45 @@ def _pop_origin(resource: Resource, wrapper: Path, root: Path) -> str:
         return str(absolute)
 
 
+class _StrictLoader(SAFE_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader, but a mapping with a key twice is an error instead of keeping the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
+
+
+def _describe_yaml_error(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return problem
+    return t("line {line}, column {column}: {problem}", "第 {line} 行第 {column} 列: {problem}").format(
+        line=mark.line + 1, column=mark.column + 1, problem=problem)
+
+
 def parse_documents(text: str, source: str) -> list[Resource]:
     try:
-        documents = list(yaml.load_all(text, Loader=SAFE_LOADER))
+        documents = list(yaml.load_all(text, Loader=_StrictLoader))
     except yaml.YAMLError as error:
         raise UsageError(
             t(
-                "{source} is not valid YAML: {error}. Fix the syntax at that line.",
-                "{source} 不是有效的 YAML: {error}。请修正该行的语法。",
-            ).format(source=source, error=error)
+                "{source} is not valid YAML: {error}. Fix the YAML there.",
+                "{source} 不是有效的 YAML: {error}。请修正该处的 YAML。",
+            ).format(source=source, error=_describe_yaml_error(error))
         ) from error
 
     resources = []
-    for index, document in enumerate(documents):
+    for index, document in enumerate(documents, start=1):
         if document is None:
             continue
         if not isinstance(document, dict) or "kind" not in document or "apiVersion" not in document:
@@ -150,31 +217,58 @@ def parse_documents(text: str, source: str) -> list[Resource]:
     return resources
 
 
-def load_target(pins: Pins, root: Path, target: str) -> tuple[str, list[Resource], str | None]:
-    """Load an environment name, a kustomization folder or a YAML file.
+@dataclass
+class Target:
+    """What `check` was asked to check, rendered."""
 
-    Returns the display name, the objects and the environment name (None for
-    a path, whose objects are checked without the environment contract).
-    """
+    name: str
+    resources: list[Resource]
+    # The environment's name, whose contract applies; None for a path.
+    environment: str | None = None
+    # The kustomization folder behind the objects; None for plain YAML.
+    folder: Path | None = None
+    # The file or folder the objects came from.
+    path: Path | None = None
+
+
+def load_target(pins: Pins, root: Path, target: str) -> Target:
+    """Load an environment name, a kustomization folder, a YAML file or a folder of YAML files."""
     if (root / OVERLAYS / target).is_dir() and "/" not in target:
         folder = overlay_dir(root, target)
-        return target, build_with_origins(pins, folder, root), target
+        return Target(target, build_with_origins(pins, folder, root), target, folder, folder)
 
     path = Path(target)
     if _is_kustomization(path):
-        return target, build_with_origins(pins, path, root), None
+        _require_buildable(path)
+        return Target(target, build_with_origins(pins, path, root), _environment_of(root, path), path, path)
     if path.is_file():
         try:
             text = path.read_text()
         except OSError as error:
             raise UsageError(str(error)) from error
-        return target, parse_documents(text, source=target), None
+        return Target(target, _nonempty(parse_documents(text, source=target), target), path=path)
     if path.is_dir():
         resources: list[Resource] = []
         for file in sorted([*path.glob("*.yaml"), *path.glob("*.yml")]):
             resources.extend(parse_documents(file.read_text(), source=str(file)))
-        return target, resources, None
+        return Target(target, _nonempty(resources, target), path=path)
 
+    if _looks_like_path(target):
+        raise UsageError(
+            t("{target} does not exist. Give an environment ({known}), a kustomization folder or YAML files.",
+              "{target} 不存在。请给出环境名称 ({known})、kustomization 目录或 YAML 文件。").format(
+                target=target, known=", ".join(environments(root)))
+        )
     # Neither a path nor a known environment: name the environments we have.
     overlay_dir(root, target)
     raise AssertionError("unreachable")
+
+
+def _nonempty(resources: list[Resource], target: str) -> list[Resource]:
+    if not resources:
+        raise UsageError(
+            t("{target} contains no Kubernetes objects, so there is nothing to check. Give a file or folder with manifests.",
+              "{target} 中没有 Kubernetes 对象, 没有可检查的内容。请给出包含清单的文件或目录。").format(target=target)
+        )
+    return resources
+

@@ -296,8 +296,9 @@ def require_cluster_tools(pins: Pins) -> dict[str, Path]:
     missing = [tool.name for tool in CLUSTER_TOOLS if not pins.binary(tool).exists()]
     if missing:
         raise UsageError(
-            t("the cluster tools {names} are not built. Run `make setup` to build them.",
-              "集群工具 {names} 尚未构建。请运行 `make setup` 构建。").format(names=", ".join(missing))
+            t("the cluster tools {names} are not built in {folder}. Run `make setup` to build them.",
+              "集群工具 {names} 尚未构建 (应在 {folder} 中)。请运行 `make setup` 构建。").format(
+                names=", ".join(missing), folder=cache_dir() / "bin")
         )
     return {tool.name: pins.binary(tool) for tool in CLUSTER_TOOLS}
 

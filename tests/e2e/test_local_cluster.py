@@ -3,6 +3,8 @@ scheduler and controllers, and KWOK nodes.
 """
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from collections import Counter
 from typing import Any
@@ -226,3 +228,27 @@ def test_reapply_keeps_scaled_replicas(cluster: Cluster) -> None:
 def test_render_namespace_matches(env: str) -> None:
     namespaces = [d["metadata"]["name"] for d in yaml.safe_load_all(render(env)) if d["kind"] == "Namespace"]
     assert namespaces == [f"recommend-{env}"]
+
+
+def test_selector_change_against_cluster(cluster: Cluster, tmp_path) -> None:
+    overlay = tmp_path / "relabel"
+    overlay.mkdir()
+    prod = REPO_ROOT / "devops/kubernetes/overlays/prod"
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources:\n  - {os.path.relpath(prod, overlay)}\n"
+        "labels:\n  - pairs: {team: ranking}\n    includeSelectors: true\n"
+    )
+
+    result = run_cli("--cluster", E2E_CLUSTER, "check", "--against", "cluster", "--format", "json", str(overlay), check=False)
+
+    changed = [f for f in json.loads(result.stdout) if f["rule"] == "selector-changed"]
+    assert {f["object"]["name"] for f in changed} == {
+        "recommend-service", "recommend-service-canary", "recommend-service-v2", "ugt-inference"}
+    assert "'team': 'ranking'" in changed[0]["message"]
+
+
+def test_same_selectors_against_cluster(cluster: Cluster) -> None:
+    result = run_cli("--cluster", E2E_CLUSTER, "check", "--against", "cluster", "--format", "json", "prod", check=False)
+
+    assert [f for f in json.loads(result.stdout) if f["rule"] == "selector-changed"] == []

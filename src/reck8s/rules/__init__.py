@@ -89,6 +89,13 @@ class Context:
     environment: str | None = None
     contract: dict[str, Any] | None = None
     schemas: Any = None
+    # The kustomization files behind the render, empty for plain YAML input.
+    kustomizations: list[Any] = field(default_factory=list)
+    # Builds a kustomization's inputs (reck8s.kustomization.InputBuilder), or None.
+    inputs: Any = None
+    # The same objects at an earlier version (`check --against`), keyed by (kind, namespace, name).
+    previous: dict[tuple[str, str, str], dict[str, Any]] | None = None
+    previous_source: str = ""
     _by_kind: dict[str, list[Resource]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:

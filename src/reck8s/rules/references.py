@@ -246,8 +246,8 @@ def dependency_host(ctx: Context) -> Iterator[Hit]:
                     t("{key} names {host}, but the render has no Service {service}; every lookup would fail.",
                       "{key} 指向 {host}, 但渲染结果中没有 Service {service}; 解析将失败。").format(
                         key=key, host=host, service=service),
-                    t("Add Service {service} (an ExternalName Service for a managed database) to the overlay.",
-                      "在 overlay 中加入 Service {service} (托管数据库可用 ExternalName Service)。").format(service=service),
+                    t("Add Service {service} to the overlay: the workload's own Service, or an ExternalName Service for a managed or platform service.",
+                      "在 overlay 中加入 Service {service}: 工作负载自己的 Service, 或指向托管服务或平台服务的 ExternalName Service。").format(service=service),
                 )
 
 

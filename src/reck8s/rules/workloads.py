@@ -167,6 +167,8 @@ def hpa_replicas_set(ctx: Context) -> Iterator[Hit]:
 
 @rule("hpa-resource-request", Severity.ERROR, "An HPA's resource metric has the matching request on every container it averages.")
 def hpa_resource_request(ctx: Context) -> Iterator[Hit]:
+    from reck8s.rules.mesh_security import proxy_request_problem, sidecar_injection
+
     for hpa in ctx.of_kind("HorizontalPodAutoscaler"):
         target = hpa.spec.get("scaleTargetRef") or {}
         workload = ctx.find(target.get("kind", ""), target.get("name", ""), hpa.namespace)
@@ -174,22 +176,36 @@ def hpa_resource_request(ctx: Context) -> Iterator[Hit]:
             continue
         template = workload.spec.get("template") or {}
         containers = (template.get("spec") or {}).get("containers") or []
+        # The HPA sums the requests of native sidecars (init containers with restartPolicy: Always) too.
+        sidecars = [c for c in (template.get("spec") or {}).get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        pods = Workload(workload, template)
+        injected = sidecar_injection(ctx, pods) is True and not any(c.get("name") == "istio-proxy" for c in containers + sidecars)
         for metric in hpa.spec.get("metrics") or []:
             if metric.get("type") != "Resource":
                 continue
             resource = (metric.get("resource") or {}).get("name")
             if ((metric.get("resource") or {}).get("target") or {}).get("type") != "Utilization":
                 continue
-            lacking = [c.get("name") for c in containers if resource not in ((c.get("resources") or {}).get("requests") or {})]
+            lacking = [c.get("name") for c in containers + sidecars if resource not in ((c.get("resources") or {}).get("requests") or {})]
             if lacking:
+                fix = t("Set resources.requests.{resource} on every container of {workload}.",
+                        "为 {workload} 的每个容器设置 resources.requests.{resource}。")
+                if any(c.get("name") in lacking for c in sidecars):
+                    fix = t("Set resources.requests.{resource} on every container of {workload}, native sidecars "
+                            "(init containers with restartPolicy: Always) included.",
+                            "为 {workload} 的每个容器设置 resources.requests.{resource}, "
+                            "包括原生 sidecar (restartPolicy: Always 的 init 容器)。")
                 yield Hit(
                     hpa,
                     t("scales on {resource} utilization, but containers {lacking} request no {resource}, so the metric cannot be computed.",
                       "按 {resource} 利用率伸缩, 但容器 {lacking} 没有请求 {resource}, 无法计算该指标。").format(
                         resource=resource, lacking=lacking),
-                    t("Set resources.requests.{resource} on every container of {workload}.",
-                      "为 {workload} 的每个容器设置 resources.requests.{resource}。").format(resource=resource, workload=workload.ref()),
+                    fix.format(resource=resource, workload=workload.ref()),
                 )
+            problem = proxy_request_problem(pods, resource) if injected else None
+            if problem is not None:
+                message, proxy_fix, severity = problem
+                yield Hit(hpa, message, proxy_fix, severity)
 
 
 def _tolerates_gpu(spec: dict[str, Any]) -> bool:
