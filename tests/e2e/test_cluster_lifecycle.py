@@ -69,7 +69,11 @@ def test_leftover_cluster_rejected() -> None:
 
         assert result.returncode == 2
         assert "left over from an earlier run" in result.stderr
-        assert "reck8s down" in result.stderr
+        assert f"reck8s --cluster {cluster.name} down" in result.stderr
+
+        status = run_cli("--cluster", cluster.name, "status", check=False)
+        assert status.returncode == 2
+        assert "is not running: these components stopped: kube-apiserver" in status.stderr
     finally:
         run_cli("--cluster", cluster.name, "down")
     assert not cluster.directory.exists()

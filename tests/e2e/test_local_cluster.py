@@ -252,3 +252,13 @@ def test_same_selectors_against_cluster(cluster: Cluster) -> None:
     result = run_cli("--cluster", E2E_CLUSTER, "check", "--against", "cluster", "--format", "json", "prod", check=False)
 
     assert [f for f in json.loads(result.stdout) if f["rule"] == "selector-changed"] == []
+
+
+def test_api_port_on_running_cluster(cluster: Cluster) -> None:
+    running = cluster.api_port()
+    other = running + 1 if running < 65535 else running - 1
+
+    result = run_cli("--cluster", E2E_CLUSTER, "up", "dev", "--api-port", str(other), check=False)
+
+    assert result.returncode == 2
+    assert f"already running with kube-apiserver on port {running}" in result.stderr
