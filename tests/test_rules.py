@@ -261,7 +261,7 @@ def select_absent_version(manifests: Manifests) -> None:
     manifests.get("DestinationRule", "api")["spec"]["subsets"][0]["labels"] = {"version": "v2"}
 
 
-@case("istio-route-weights", "VirtualService", "api", "weights summing to 95, not 100")
+@case("istio-route-weights", "VirtualService", "api", "weights summing to 95, not 100", severity=Severity.WARNING)
 def split_with_short_weights(manifests: Manifests) -> None:
     manifests.get("DestinationRule", "api")["spec"]["subsets"].append({"name": "v2", "labels": {"version": "v2"}})
     manifests.route()["route"] = [
@@ -1376,3 +1376,17 @@ def test_container_opts_out_of_non_root() -> None:
     manifests.container("api")["securityContext"]["runAsNonRoot"] = False
 
     assert check(manifests, "non-root-numeric-user") == []
+
+
+def test_all_zero_weights_rejected() -> None:
+    manifests = Manifests()
+    manifests.get("DestinationRule", "api")["spec"]["subsets"].append({"name": "v2", "labels": {"version": "v2"}})
+    manifests.route()["route"] = [
+        {"destination": {"host": "api", "subset": "v1"}},
+        {"destination": {"host": "api", "subset": "v2"}},
+    ]
+
+    finding = _expect_one(check(manifests, "istio-route-weights"))
+
+    assert finding.severity is Severity.ERROR
+    assert "weights are all 0" in finding.message

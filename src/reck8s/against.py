@@ -41,6 +41,9 @@ def from_git(pins: Pins, ref: str, targets: list[Target]) -> dict[str, Previous]
                 previous[target.name] = _index(build_with_origins(pins, earlier, extracted[top]))
             elif earlier.is_file():
                 previous[target.name] = _index(parse_documents(earlier.read_text(), source=f"{ref}:{earlier}"))
+            elif earlier.is_dir():
+                files = sorted([*earlier.glob("*.yaml"), *earlier.glob("*.yml")])
+                previous[target.name] = _index([r for f in files for r in parse_documents(f.read_text(), source=f"{ref}:{f}")])
             else:
                 previous[target.name] = {}
     return previous

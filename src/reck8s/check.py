@@ -60,6 +60,9 @@ def run_rules(
         for hit in rule_.check(ctx):
             finding = _finding(rule_.id, hit.severity or rule_.severity, hit.resource, hit.message, hit.fix)
             reason = hit.resource.annotations.get(IGNORE_PREFIX + rule_.id)
+            if reason is not None:
+                # YAML turns an unquoted yes or 1 into a bool or a number.
+                reason = str(reason)
             if reason is None:
                 report.findings.append(finding)
             elif reason.strip():

@@ -55,8 +55,7 @@ def up(root: Path, envs: list[str], api_port: int | None = None, name: str = CLU
     cluster.register_nodes()
     _install_platform(cluster, pins, renders)
 
-    for env, resources in renders.items():
-        _apply(cluster, env, resources)
+    _apply(cluster, renders)
     for env, resources in renders.items():
         _wait_for_autoscalers(cluster, resources)
         _wait_for_rollouts(cluster, env, resources)
@@ -147,18 +146,23 @@ def volumes_for_claims(resources: list[Resource]) -> list[dict[str, Any]]:
     return volumes
 
 
-def _apply(cluster: Cluster, env: str, resources: list[Resource]) -> None:
-    namespaces = [r.obj for r in resources if r.kind == "Namespace"]
-    others = [r.obj for r in resources if r.kind != "Namespace"]
-    progress(t("applying {env}: {n} objects, server-side", "正在应用 {env}: {n} 个对象, server-side apply").format(
-        env=env, n=len(resources)))
+def _apply(cluster: Cluster, renders: dict[str, list[Resource]]) -> None:
+    """Apply every environment, after the API server has accepted all of them in a dry run."""
+    namespaces = [r.obj for resources in renders.values() for r in resources if r.kind == "Namespace"]
+    others = {env: [r.obj for r in resources if r.kind != "Namespace"] for env, resources in renders.items()}
 
-    # The namespace must exist before the API server can dry-run what goes
-    # into it; the dry run then runs admission on everything else before any
-    # of it is stored.
+    # The API server can dry-run objects only in a namespace that exists, so
+    # the Namespaces go first. The dry runs then put everything else through
+    # admission before any of it is stored.
     cluster.apply_objects(namespaces)
-    cluster.apply_objects(others, dry_run=True)
-    cluster.apply_objects(others)
+    for env, objects in others.items():
+        progress(t("dry-running {env}: {n} objects, server-side", "正在 dry-run {env}: {n} 个对象, server-side").format(
+            env=env, n=len(objects)))
+        cluster.apply_objects(objects, dry_run=True)
+    for env, objects in others.items():
+        progress(t("applying {env}: {n} objects, server-side", "正在应用 {env}: {n} 个对象, server-side apply").format(
+            env=env, n=len(objects)))
+        cluster.apply_objects(objects)
 
 
 def _wait_for_autoscalers(cluster: Cluster, resources: list[Resource]) -> None:

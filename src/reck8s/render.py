@@ -219,7 +219,7 @@ def parse_documents(text: str, source: str) -> list[Resource]:
 
 @dataclass
 class Target:
-    """What `check` was asked to check, rendered."""
+    """One rendered target of `check`: an environment, a kustomization folder or YAML files."""
 
     name: str
     resources: list[Resource]

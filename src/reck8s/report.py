@@ -60,7 +60,7 @@ SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 def print_sarif(reports: list[CheckReport], out: TextIO, root: Path) -> None:
     """Print SARIF 2.1.0 for code-scanning interfaces: one run, every rule, one result per finding."""
     from reck8s import __version__
-    from reck8s.check import RULES
+    from reck8s.check import RULES, SILENCE_RULE
 
     rules = [
         {
@@ -71,6 +71,12 @@ def print_sarif(reports: list[CheckReport], out: TextIO, root: Path) -> None:
         }
         for rule in RULES.values()
     ]
+    rules.append({
+        "id": SILENCE_RULE,
+        "shortDescription": {"text": "An ignore.reck8s.dev annotation gives a reason."},
+        "helpUri": f"docs/rules.md#{SILENCE_RULE}",
+        "defaultConfiguration": {"level": "error"},
+    })
     results = [_sarif_result(f, root) for f in sorted((f for r in reports for f in r.findings), key=sort_key)]
     document = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

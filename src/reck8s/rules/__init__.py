@@ -168,8 +168,12 @@ def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 
 def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """Evaluate a LabelSelector (matchLabels and matchExpressions) against labels."""
-    if not selector:
+    """Evaluate a LabelSelector (matchLabels and matchExpressions) against labels.
+
+    A missing selector selects nothing; an empty one ({}) selects everything,
+    as in a policy/v1 PodDisruptionBudget.
+    """
+    if selector is None:
         return False
     if not labels_match(selector.get("matchLabels") or {}, labels):
         return False

@@ -38,6 +38,14 @@ def _destinations(vs: Resource) -> Iterator[dict[str, Any]]:
                 yield route[key]
 
 
+def service_and_namespace(host: str, namespace: str) -> tuple[str, str]:
+    """Split an in-cluster host (name, name.ns, name.ns.svc[.cluster.local]) into Service and namespace."""
+    parts = host.split(".")
+    if len(parts) >= 2 and (len(parts) == 2 or parts[2] == "svc"):
+        return parts[0], parts[1]
+    return parts[0] if len(parts) == 1 else host, namespace
+
+
 def _destination_rule(ctx: Context, service: str, namespace: str) -> Resource | None:
     for rule_ in ctx.of_kind("DestinationRule"):
         if rule_.namespace == namespace and resolve_service_host(ctx, rule_.spec.get("host", ""), namespace) == service:
@@ -93,8 +101,8 @@ def subset_undefined(ctx: Context) -> Iterator[Hit]:
             if not subset:
                 continue
             host = destination.get("host", "")
-            service = resolve_service_host(ctx, host, vs.namespace) or host
-            rule_ = _destination_rule(ctx, service, vs.namespace)
+            service, namespace = service_and_namespace(host, vs.namespace)
+            rule_ = _destination_rule(ctx, service, namespace) or _destination_rule(ctx, service, vs.namespace)
             defined = {s.get("name") for s in (rule_.spec.get("subsets") or [])} if rule_ else set()
             if subset in defined:
                 continue
@@ -114,8 +122,8 @@ def subset_no_pods(ctx: Context) -> Iterator[Hit]:
     for rule_ in ctx.of_kind("DestinationRule"):
         service_name = resolve_service_host(ctx, rule_.spec.get("host", ""), rule_.namespace)
         service = ctx.find("Service", service_name or "", rule_.namespace)
-        if service is None:
-            continue
+        if service is None or not service.spec.get("selector"):
+            continue  # No Service here, or one whose endpoints are managed by hand.
         behind = ctx.workloads_selected(rule_.namespace, service.spec.get("selector") or {})
         for subset in rule_.spec.get("subsets") or []:
             labels = subset.get("labels") or {}
@@ -131,7 +139,7 @@ def subset_no_pods(ctx: Context) -> Iterator[Hit]:
             )
 
 
-@rule("istio-route-weights", Severity.ERROR, "The weights of a route's destinations sum to 100.")
+@rule("istio-route-weights", Severity.ERROR, "The weights of a route's destinations are not all 0, and sum to 100.")
 def route_weights(ctx: Context) -> Iterator[Hit]:
     for vs in ctx.of_kind("VirtualService"):
         for _, route in _routes(vs):
@@ -139,12 +147,26 @@ def route_weights(ctx: Context) -> Iterator[Hit]:
             if len(destinations) < 2:
                 continue
             total = sum(int(d.get("weight", 0)) for d in destinations)
-            if total != 100:
+            if total == 0:
                 yield Hit(
                     vs,
-                    t("route {name!r} splits traffic with weights summing to {total}, not 100.",
-                      "路由 {name!r} 的权重之和为 {total}, 而不是 100。").format(name=route.get("name", "-"), total=total),
-                    t("Make the weights add up to 100.", "让权重之和等于 100。"),
+                    t("route {name!r} has {n} destinations whose weights are all 0, so Istio rejects the route.",
+                      "路由 {name!r} 有 {n} 个目标, 权重全为 0, Istio 会拒绝该路由。").format(
+                        name=route.get("name", "-"), n=len(destinations)),
+                    t("Give the destinations weights that add up to 100.", "为各目标设置总和为 100 的权重。"),
+                )
+            elif total != 100:
+                # Istio reads weights as relative proportions, so the split still
+                # works, but nobody reading 90/20 sees that the canary gets 18 %.
+                yield Hit(
+                    vs,
+                    t("route {name!r} splits traffic with weights summing to {total}, not 100; Istio treats them as proportions, so the real shares are {shares}.",
+                      "路由 {name!r} 的权重之和为 {total}, 而不是 100; Istio 按比例处理, 实际占比为 {shares}。").format(
+                        name=route.get("name", "-"), total=total,
+                        shares=", ".join(f"{int(d.get('weight', 0)) * 100 / total:.3g} %" for d in destinations)),
+                    t("Make the weights add up to 100, so they read as the percentages they are.",
+                      "让权重之和等于 100, 使其读起来就是实际的百分比。"),
+                    Severity.WARNING,
                 )
 
 

@@ -53,8 +53,11 @@ def service_selector(ctx: Context) -> Iterator[Hit]:
 
 
 def _container_ports(workload: Workload) -> list[dict[str, Any]]:
+    """Return the ports of the long-running containers: main containers and native sidecars."""
     ports = []
-    for container in workload.containers(init=False):
+    for container in workload.containers(init=True):
+        if container in (workload.pod_spec.get("initContainers") or []) and container.get("restartPolicy") != "Always":
+            continue
         ports.extend(container.get("ports") or [])
     return ports
 
@@ -221,8 +224,8 @@ def dependency_host(ctx: Context) -> Iterator[Hit]:
             if not HOST_KEY.search(key) or not isinstance(value, str):
                 continue
             host = _host_of(value)
-            if not host:
-                continue
+            if not host or host == "localhost" or re.fullmatch(r"[0-9.]+|\[?[0-9a-f:]+\]?", host):
+                continue  # The pod itself (a sidecar's port), or a literal address.
             service = resolve_service_host(ctx, host, config.namespace)
             if service is None:
                 if host.endswith("." + CLUSTER_DOMAIN) or host.endswith(".svc"):
@@ -358,7 +361,9 @@ def tls_secret(ctx: Context) -> Iterator[Hit]:
 @rule("ref-secret-store", Severity.ERROR, "An ExternalSecret's store, and the store's ServiceAccount, are in the render.")
 def secret_store(ctx: Context) -> Iterator[Hit]:
     for external in ctx.of_kind("ExternalSecret"):
-        ref = external.spec.get("secretStoreRef") or {}
+        ref = external.spec.get("secretStoreRef")
+        if not ref:
+            continue  # Only generators (dataFrom sourceRef) feed it; no store is involved.
         kind = ref.get("kind", "SecretStore")
         namespace = external.namespace if kind == "SecretStore" else ""
         if ctx.find(kind, ref.get("name", ""), namespace) is None:

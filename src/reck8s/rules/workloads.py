@@ -9,6 +9,7 @@ from typing import Any
 from reck8s.i18n import t
 from reck8s.model import Severity
 from reck8s.rules import SCALABLE_KINDS, Context, Hit, Workload, rule, selector_matches
+from reck8s.rules.mesh_security import proxy_request_problem, sidecar_injection
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_LABEL = "nvidia.com/gpu.present"
@@ -65,7 +66,8 @@ def container_probes(ctx: Context) -> Iterator[Hit]:
 
 
 def _image_problem(image: str, pull_policy: str | None) -> str | None:
-    if DIGEST.search(image):
+    # `auto` is the placeholder that Istio's injection replaces with its pinned proxy image.
+    if DIGEST.search(image) or image == "auto":
         return None
     last = image.rsplit("/", 1)[-1]
     if ":" not in last:
@@ -167,8 +169,6 @@ def hpa_replicas_set(ctx: Context) -> Iterator[Hit]:
 
 @rule("hpa-resource-request", Severity.ERROR, "An HPA's resource metric has the matching request on every container it averages.")
 def hpa_resource_request(ctx: Context) -> Iterator[Hit]:
-    from reck8s.rules.mesh_security import proxy_request_problem, sidecar_injection
-
     for hpa in ctx.of_kind("HorizontalPodAutoscaler"):
         target = hpa.spec.get("scaleTargetRef") or {}
         workload = ctx.find(target.get("kind", ""), target.get("name", ""), hpa.namespace)
@@ -186,7 +186,7 @@ def hpa_resource_request(ctx: Context) -> Iterator[Hit]:
             resource = (metric.get("resource") or {}).get("name")
             if ((metric.get("resource") or {}).get("target") or {}).get("type") != "Utilization":
                 continue
-            lacking = [c.get("name") for c in containers + sidecars if resource not in ((c.get("resources") or {}).get("requests") or {})]
+            lacking = [c.get("name") for c in containers + sidecars if not _requests(c, resource)]
             if lacking:
                 fix = t("Set resources.requests.{resource} on every container of {workload}.",
                         "为 {workload} 的每个容器设置 resources.requests.{resource}。")
@@ -206,6 +206,12 @@ def hpa_resource_request(ctx: Context) -> Iterator[Hit]:
             if problem is not None:
                 message, proxy_fix, severity = problem
                 yield Hit(hpa, message, proxy_fix, severity)
+
+
+def _requests(container: dict[str, Any], resource: str) -> bool:
+    """Tell whether a container requests a resource, counting a limit that the API server copies into the request."""
+    resources = container.get("resources") or {}
+    return resource in (resources.get("requests") or {}) or resource in (resources.get("limits") or {})
 
 
 def _tolerates_gpu(spec: dict[str, Any]) -> bool:
