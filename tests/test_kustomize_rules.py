@@ -284,21 +284,31 @@ def test_short_names_after_transform_pass(pinned_tools: Pins, tmp_path: Path) ->
 
 
 def _git(folder: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+    subprocess.run(["git", "-C", str(folder), "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+                   check=True, capture_output=True)
 
 
-def test_selector_change_against_git(pinned_tools: Pins, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
+def committed_overlay(repo: Path) -> Path:
+    """Return the overlay of a base-and-overlay tree committed to a new git repository."""
     overlay = base_and_overlay(repo, "resources:\n  - ../base\n")
     _git(repo, "init", "-q")
-    _git(repo, "-c", "user.name=test", "-c", "user.email=test@example.com", "add", "-A")
-    _git(repo, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "first")
-    write(overlay, {"kustomization.yaml": kustomization("resources:\n  - ../base\ncommonLabels:\n  env: dev\n")})
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "first")
+    return overlay
 
-    result = subprocess.run(
+
+def check_against_head(overlay: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "reck8s", "check", "--format", "json", "--against", "HEAD", str(overlay)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
+
+
+def test_selector_change_against_git(pinned_tools: Pins, tmp_path: Path) -> None:
+    overlay = committed_overlay(tmp_path / "repo")
+    write(overlay, {"kustomization.yaml": kustomization("resources:\n  - ../base\ncommonLabels:\n  env: dev\n")})
+
+    result = check_against_head(overlay)
 
     found = findings_of(json.loads(result.stdout), "selector-changed")
     assert len(found) == 1, result.stderr
@@ -307,17 +317,10 @@ def test_selector_change_against_git(pinned_tools: Pins, tmp_path: Path) -> None
 
 
 def test_unchanged_selector_against_git(pinned_tools: Pins, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    overlay = base_and_overlay(repo, "resources:\n  - ../base\n")
-    _git(repo, "init", "-q")
-    _git(repo, "-c", "user.name=test", "-c", "user.email=test@example.com", "add", "-A")
-    _git(repo, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "first")
+    overlay = committed_overlay(tmp_path / "repo")
     write(overlay, {"kustomization.yaml": kustomization("resources:\n  - ../base\nlabels:\n  - pairs: {env: dev}\n")})
 
-    result = subprocess.run(
-        [sys.executable, "-m", "reck8s", "check", "--format", "json", "--against", "HEAD", str(overlay)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )
+    result = check_against_head(overlay)
 
     assert findings_of(json.loads(result.stdout), "selector-changed") == [], result.stderr
 

@@ -1390,3 +1390,44 @@ def test_all_zero_weights_rejected() -> None:
 
     assert finding.severity is Severity.ERROR
     assert "weights are all 0" in finding.message
+
+
+def test_subset_in_destination_namespace() -> None:
+    manifests = Manifests()
+    manifests.route()["route"] = [{"destination": {"host": "pay.payments.svc.cluster.local", "subset": "v1"}}]
+    manifests.add({
+        "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+        "metadata": {"name": "pay", "namespace": "payments"},
+        "spec": {"host": "pay", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]},
+    })
+
+    assert check(manifests, "istio-subset-undefined") == []
+
+
+def test_subset_rule_for_other_namespace() -> None:
+    manifests = Manifests()
+    # DestinationRule api in demo defines subset v1 for demo's api, not for other's.
+    manifests.route()["route"] = [{"destination": {"host": "api.other", "subset": "v1"}}]
+
+    finding = _expect_one(check(manifests, "istio-subset-undefined"))
+
+    assert "subset 'v1' of host api.other" in finding.message
+
+
+def test_hex_word_host_checked() -> None:
+    manifests = Manifests()
+    config = next(o for o in manifests.objects if o["kind"] == "ConfigMap")
+    config["data"]["DB_HOST"] = "db"
+
+    finding = _expect_one(check(manifests, "ref-dependency-host"))
+
+    assert "no Service db" in finding.message
+
+
+def test_ip_address_host_skipped() -> None:
+    manifests = Manifests()
+    config = next(o for o in manifests.objects if o["kind"] == "ConfigMap")
+    config["data"]["STATSD_HOST"] = "10.0.0.7"
+    config["data"]["PROXY_URL"] = "http://[::1]:15000"
+
+    assert check(manifests, "ref-dependency-host") == []

@@ -46,9 +46,13 @@ def service_and_namespace(host: str, namespace: str) -> tuple[str, str]:
     return parts[0] if len(parts) == 1 else host, namespace
 
 
-def _destination_rule(ctx: Context, service: str, namespace: str) -> Resource | None:
+def _destination_rule(ctx: Context, host: str, namespace: str) -> Resource | None:
+    """Return the DestinationRule for a destination host, resolving both hosts to (Service, namespace)."""
+    wanted = service_and_namespace(host, namespace)
+    external = "." in host and wanted[0] == host
     for rule_ in ctx.of_kind("DestinationRule"):
-        if rule_.namespace == namespace and resolve_service_host(ctx, rule_.spec.get("host", ""), namespace) == service:
+        rule_host = rule_.spec.get("host", "")
+        if service_and_namespace(rule_host, rule_.namespace) == wanted or (external and rule_host == host):
             return rule_
     return None
 
@@ -101,8 +105,7 @@ def subset_undefined(ctx: Context) -> Iterator[Hit]:
             if not subset:
                 continue
             host = destination.get("host", "")
-            service, namespace = service_and_namespace(host, vs.namespace)
-            rule_ = _destination_rule(ctx, service, namespace) or _destination_rule(ctx, service, vs.namespace)
+            rule_ = _destination_rule(ctx, host, vs.namespace)
             defined = {s.get("name") for s in (rule_.spec.get("subsets") or [])} if rule_ else set()
             if subset in defined:
                 continue
@@ -157,7 +160,7 @@ def route_weights(ctx: Context) -> Iterator[Hit]:
                 )
             elif total != 100:
                 # Istio reads weights as relative proportions, so the split still
-                # works, but nobody reading 90/20 sees that the canary gets 18 %.
+                # works, but a reader of 90/20 would not see that the canary gets 18 %.
                 yield Hit(
                     vs,
                     t("route {name!r} splits traffic with weights summing to {total}, not 100; Istio treats them as proportions, so the real shares are {shares}.",

@@ -1,6 +1,7 @@
 """Reference rules: every name one object uses resolves to an object in the same render."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -208,6 +209,14 @@ def resolve_service_host(ctx: Context, host: str, namespace: str) -> str | None:
     return None
 
 
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _host_of(value: str) -> str | None:
     if "://" in value:
         return urlparse(value).hostname
@@ -224,7 +233,7 @@ def dependency_host(ctx: Context) -> Iterator[Hit]:
             if not HOST_KEY.search(key) or not isinstance(value, str):
                 continue
             host = _host_of(value)
-            if not host or host == "localhost" or re.fullmatch(r"[0-9.]+|\[?[0-9a-f:]+\]?", host):
+            if not host or host == "localhost" or _is_ip_address(host):
                 continue  # The pod itself (a sidecar's port), or a literal address.
             service = resolve_service_host(ctx, host, config.namespace)
             if service is None:
