@@ -53,7 +53,7 @@ def run_rules(
 ) -> CheckReport:
     """Run the rules over one target; `context` sets Context's optional fields (kustomizations, inputs, previous)."""
     ctx = Context(resources, environment=environment, contract=contract_, schemas=schemas, **context)
-    report = CheckReport(target)
+    report = CheckReport(target, resources=resources)
     for rule_ in RULES.values():
         if only is not None and rule_.id not in only:
             continue

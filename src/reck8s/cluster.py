@@ -275,7 +275,7 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # Signal 0 also succeeds for a zombie, so /proc tells whether it has exited.
+    # Signal 0 also succeeds for a zombie, so the state in /proc decides whether it has exited.
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:

@@ -11,7 +11,7 @@ from reck8s.cluster import CLUSTER_NAME, Cluster, progress
 from reck8s.errors import UsageError
 from reck8s.i18n import t
 from reck8s.model import Resource
-from reck8s.render import environments, kustomize_build, overlay_dir, parse_documents
+from reck8s.render import environments, overlay_dir
 from reck8s.report import print_table
 from reck8s.toolchain import CLUSTER_TOOLS, Pins, load_pins, require_cluster_tools, require_schemas
 
@@ -79,8 +79,7 @@ def _render_and_check(pins: Pins, root: Path, envs: list[str]) -> dict[str, list
               "{envs}: 检查发现错误, 因此没有启动或应用任何内容。请修复 (`reck8s check {envs}`) 后重新运行 `up`。").format(
                 envs=" ".join(r.target for r in failed))
         )
-    # Apply exactly what kustomize renders: objects without the origin bookkeeping.
-    return {env: parse_documents(kustomize_build(pins, overlay_dir(root, env)), source=env) for env in envs}
+    return {report.target: report.resources for report in reports}
 
 
 def _start(cluster: Cluster, api_port: int | None) -> None:

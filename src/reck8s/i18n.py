@@ -1,4 +1,4 @@
-"""Pick the user's language: Chinese when the locale says so, else English."""
+"""Pick the user's language: Chinese when the locale is Chinese, else English."""
 from __future__ import annotations
 
 import os

@@ -105,13 +105,20 @@ class InputBuilder:
 
     pins: Pins
     _builds: dict[Path, list[Resource]] = field(default_factory=dict)
+    _inputs: dict[Path, list[Resource]] = field(default_factory=dict)
 
     def inputs(self, node: Kustomization) -> list[Resource]:
         """Return the objects of the node's resources and components, and its generators' objects.
 
         These are the objects its patches, `images:` and `replicas:` apply to.
         Remote resources are skipped, so their objects are missing here.
+        Several rules ask for the same node, so each result is kept.
         """
+        if node.folder not in self._inputs:
+            self._inputs[node.folder] = self._collect(node)
+        return self._inputs[node.folder]
+
+    def _collect(self, node: Kustomization) -> list[Resource]:
         objects: list[Resource] = []
         for entry in node.entries("resources"):
             if not isinstance(entry, str) or REMOTE.match(entry):

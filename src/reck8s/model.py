@@ -90,6 +90,8 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     # Findings dropped because the object carries an ignore annotation with a reason.
     silenced: list[Finding] = field(default_factory=list)
+    # The checked objects, as kustomize rendered them (origin annotations removed).
+    resources: list[Resource] = field(default_factory=list)
 
     @property
     def errors(self) -> int:

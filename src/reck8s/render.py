@@ -25,15 +25,15 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def find_root(start: Path | None = None) -> Path:
     """Find the repository root: the nearest folder, upward, with the contract file."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    start_folder = (start or Path.cwd()).resolve()
+    for folder in (start_folder, *start_folder.parents):
         if (folder / CONTRACT).is_file():
             return folder
     raise UsageError(
         t(
-            "no {contract} found in {here} or above. Run reck8s inside a clone of the repository.",
-            "在 {here} 及其上级目录中找不到 {contract}。请在仓库的克隆目录中运行 reck8s。",
-        ).format(contract=CONTRACT, here=here)
+            "no {contract} found in {folder} or above. Run reck8s inside a clone of the repository.",
+            "在 {folder} 及其上级目录中找不到 {contract}。请在仓库的克隆目录中运行 reck8s。",
+        ).format(contract=CONTRACT, folder=start_folder)
     )
 
 

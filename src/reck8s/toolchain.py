@@ -41,7 +41,7 @@ class Tool:
 
     def ldflags(self, version: str) -> str:
         # Binaries built outside the upstream release scripts report v0.0.0
-        # unless told their version; kubectl's skew check and kwokctl read it.
+        # unless the build sets their version, which kubectl's skew check and kwokctl read.
         if self.module == KUBERNETES_MODULE:
             major, minor = version.lstrip("v").split(".")[:2]
             variables = {

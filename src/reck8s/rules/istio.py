@@ -48,11 +48,11 @@ def service_and_namespace(host: str, namespace: str) -> tuple[str, str]:
 
 def _destination_rule(ctx: Context, host: str, namespace: str) -> Resource | None:
     """Return the DestinationRule for a destination host, resolving both hosts to (Service, namespace)."""
-    wanted = service_and_namespace(host, namespace)
-    external = "." in host and wanted[0] == host
+    destination_key = service_and_namespace(host, namespace)
+    external = "." in host and destination_key[0] == host
     for rule_ in ctx.of_kind("DestinationRule"):
         rule_host = rule_.spec.get("host", "")
-        if service_and_namespace(rule_host, rule_.namespace) == wanted or (external and rule_host == host):
+        if service_and_namespace(rule_host, rule_.namespace) == destination_key or (external and rule_host == host):
             return rule_
     return None
 

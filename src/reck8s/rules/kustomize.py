@@ -1,6 +1,7 @@
 """Kustomize rules: transforms that silently do nothing, and transforms that break what they touch."""
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -100,9 +101,7 @@ def _nearest_name(target: dict[str, Any], inputs: list[Resource]) -> str | None:
     candidates = [r.name for r in inputs if not target.get("kind") or _full_match(target.get("kind"), r.kind)]
     best, score = None, 0
     for candidate in candidates:
-        common = 0
-        while common < min(len(name), len(candidate)) and name[common] == candidate[common]:
-            common += 1
+        common = len(os.path.commonprefix([name, candidate]))
         if common > score:
             best, score = candidate, common
     return best if score >= 3 else None

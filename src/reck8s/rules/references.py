@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -306,11 +307,11 @@ def ingress_backend(ctx: Context) -> Iterator[Hit]:
                 )
                 continue
             ports = service.spec.get("ports") or []
-            wanted_name, wanted_number = port.get("name"), port.get("number")
-            if wanted_name and not any(p.get("name") == wanted_name for p in ports):
-                problem = repr(wanted_name)
-            elif wanted_number and not any(p.get("port") == wanted_number for p in ports):
-                problem = str(wanted_number)
+            expected_name, expected_number = port.get("name"), port.get("number")
+            if expected_name and not any(p.get("name") == expected_name for p in ports):
+                problem = repr(expected_name)
+            elif expected_number and not any(p.get("port") == expected_number for p in ports):
+                problem = str(expected_number)
             else:
                 continue
             yield Hit(
@@ -327,19 +328,12 @@ def _nearest(name: str, candidates: dict[str, Resource]) -> Resource | None:
     best, score = None, 0
     for candidate, producer in candidates.items():
         common = max(
-            len(_common_prefix(name, candidate)),
-            len(_common_prefix(name[::-1], candidate[::-1])),
+            len(os.path.commonprefix([name, candidate])),
+            len(os.path.commonprefix([name[::-1], candidate[::-1]])),
         )
         if common > score:
             best, score = producer, common
     return best if score >= 3 else None
-
-
-def _common_prefix(a: str, b: str) -> str:
-    length = 0
-    while length < min(len(a), len(b)) and a[length] == b[length]:
-        length += 1
-    return a[:length]
 
 
 @rule("ref-tls-secret", Severity.ERROR, "An Ingress's TLS secret exists or is written by a Certificate or an ExternalSecret in the render.")

@@ -24,7 +24,7 @@ BASE64_PATTERN = re.compile(
 def string_format_problem(text: str, format_name: str) -> str | None:
     """Check the string formats that kube-openapi validates and return a problem, or None.
 
-    NOTE: kube-openapi also knows formats such as "uuid", "ipv4" and "hostname",
+    NOTE: kube-openapi also validates formats such as "uuid", "ipv4" and "hostname",
     which are not checked here.
     """
     if format_name == "date-time" and not _is_date_time(text):
